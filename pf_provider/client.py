@@ -197,7 +197,12 @@ class ProbableFuturesClient:
 
     @property
     def transport_stats(self) -> dict[str, int]:
-        return {"retries": self._transport.retries, "rate_limit_waits": self._transport.rate_limit_waits}
+        """Counters of this client's API requests (token requests excluded), retries and 429 waits."""
+        return {
+            "requests": self._transport.requests,
+            "retries": self._transport.retries,
+            "rate_limit_waits": self._transport.rate_limit_waits,
+        }
 
     # -- raw GraphQL ----------------------------------------------------------------------
 

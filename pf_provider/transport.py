@@ -189,6 +189,7 @@ class Transport:
         self.session.mount("http://", adapter)
         self.rate_limit_waits = 0
         self.retries = 0
+        self.requests = 0
 
     def close(self) -> None:
         self.session.close()
@@ -212,6 +213,8 @@ class Transport:
             if rate_limited and self.rate_limiter is not None:
                 self.rate_limiter.acquire()
             attempt += 1
+            if rate_limited:
+                self.requests += 1
             started = time.monotonic()
             try:
                 response = self.session.request(
