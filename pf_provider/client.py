@@ -40,6 +40,8 @@ from .validation import Location, coerce_location, normalize_dataset_ids, normal
 logger = logging.getLogger("pf_provider.client")
 
 DEFAULT_MAX_BATCH_SIZE = 50
+DEFAULT_MAX_REQUEST_BYTES = 90_000
+"""The service parses bodies up to 100 kB (express.json's default); batches stay under it."""
 _SHARED = object()
 
 
@@ -95,7 +97,8 @@ class ProbableFuturesClient:
     ``api_url`` must be https (plain http only on loopback, for the emulator). ``timeout``
     is seconds or ``(connect, read)``. ``retry`` bounds retries; ``rate_limiter`` paces
     requests (default: shared by every client of the same API URL in this process; pass
-    ``None`` to switch pacing off). ``ca_bundle`` adds a CA file; verification cannot be
+    ``None`` to switch pacing off). ``max_batch_size`` and ``max_request_bytes`` bound
+    the operations and bytes of one batched request. ``ca_bundle`` adds a CA file; verification cannot be
     turned off. ``allow_unknown_datasets`` lets ids newer than the bundled catalog through.
     ``on_new_token`` is called with each new token (orchestrators register it with their
     log maskers).
@@ -112,6 +115,7 @@ class ProbableFuturesClient:
         rate_limiter: RateLimiter | object | None = _SHARED,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         allow_unknown_datasets: bool = False,
         ca_bundle: str | None = None,
         on_new_token: Callable[[str], None] | None = None,
@@ -133,6 +137,7 @@ class ProbableFuturesClient:
         self._secret = Secret(client_secret.strip())
         self.api_url = normalize_api_url(api_url)
         self.max_batch_size = max_batch_size
+        self.max_request_bytes = max_request_bytes
         self.allow_unknown_datasets = allow_unknown_datasets
         limiter = shared_rate_limiter(self.api_url) if rate_limiter is _SHARED else rate_limiter
         if limiter is not None and not isinstance(limiter, RateLimiter):
@@ -371,6 +376,25 @@ class ProbableFuturesClient:
         chosen = normalize_fields(fields)
         return [StatisticsQuery(place, scenarios, d, chosen) for d in (ids or (None,))]
 
+    def _chunks(
+        self, queries: Sequence[StatisticsQuery]
+    ) -> Iterable[tuple[Sequence[StatisticsQuery], list[dict[str, Any]]]]:
+        """Consecutive queries per request: at most ``max_batch_size`` and ``max_request_bytes``."""
+        chunk: list[StatisticsQuery] = []
+        operations: list[dict[str, Any]] = []
+        size = 2
+        for query in queries:
+            operation = query.operation()
+            op_size = len(json.dumps(operation, separators=(",", ":"))) + 1
+            if chunk and (len(chunk) >= self.max_batch_size or size + op_size > self.max_request_bytes):
+                yield chunk, operations
+                chunk, operations, size = [], [], 2
+            chunk.append(query)
+            operations.append(operation)
+            size += op_size
+        if chunk:
+            yield chunk, operations
+
     def fetch_statistics(self, queries: Sequence[StatisticsQuery]) -> list[StatisticsResult]:
         """Answer many queries in batched requests; a failed query does not fail the others.
 
@@ -379,10 +403,9 @@ class ProbableFuturesClient:
         the results of the requests that already succeeded.
         """
         results: list[StatisticsResult] = []
-        for start in range(0, len(queries), self.max_batch_size):
-            chunk = queries[start : start + self.max_batch_size]
+        for chunk, operations in self._chunks(queries):
             try:
-                answers = self._post_batch([q.operation() for q in chunk])
+                answers = self._post_batch(operations)
             except ProbableFuturesError as exc:
                 exc.partial_results = results  # type: ignore[attr-defined]
                 raise

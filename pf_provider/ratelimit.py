@@ -58,6 +58,7 @@ class RateLimiter:
         self._remaining = self._limit
         self._reset_at = 0.0
         self._blocked_until = 0.0
+        self._in_flight = 0
         self.waits = 0
         self.waited_seconds = 0.0
 
@@ -86,6 +87,7 @@ class RateLimiter:
                         self._reset_at = now + self._window
                     if self._remaining > 0:
                         self._remaining -= 1
+                        self._in_flight += 1
                         if waited:
                             self.waits += 1
                             self.waited_seconds += waited
@@ -100,26 +102,38 @@ class RateLimiter:
         finally:
             self._lock.release()
 
+    def release(self) -> None:
+        """A request ended without an answer (connection failure): it is no longer in flight."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Follow the server's view of the window from a response's headers."""
+        """Follow the server's view of the window from a response's headers.
+
+        The server's ``Remaining`` does not yet count the other requests in flight, so
+        they are subtracted from it.
+        """
         limit = _header_number(headers, "RateLimit-Limit")
         remaining = _header_number(headers, "RateLimit-Remaining")
         reset = _header_number(headers, "RateLimit-Reset")
         with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
             now = self._clock()
             if limit is not None and limit >= 1:
                 self._limit = int(limit)
+            if remaining is not None:
+                server_remaining = max(0, int(remaining) - self._in_flight)
             if reset is None:
                 if remaining is not None:
-                    self._remaining = min(self._remaining, int(remaining))
+                    self._remaining = min(self._remaining, server_remaining)
                 return
             server_reset_at = now + reset
             if remaining is not None:
                 if server_reset_at > self._reset_at + 1.0:
                     # The server opened a window this limiter did not know of.
-                    self._remaining = int(remaining)
+                    self._remaining = server_remaining
                 else:
-                    self._remaining = min(self._remaining, int(remaining))
+                    self._remaining = min(self._remaining, server_remaining)
             self._reset_at = server_reset_at
 
     def block_for(self, seconds: float) -> None:

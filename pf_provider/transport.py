@@ -194,6 +194,19 @@ class Transport:
     def close(self) -> None:
         self.session.close()
 
+    def _request(self, method: str, url: str, *, rate_limited: bool, **kwargs: Any) -> requests.Response:
+        """One HTTP exchange, body included (a truncated answer fails here, retryably)."""
+        try:
+            response = self.session.request(
+                method, url, timeout=self.timeout, allow_redirects=False, verify=self.session.verify, **kwargs
+            )
+            response.content  # noqa: B018
+        except BaseException:
+            if rate_limited and self.rate_limiter is not None:
+                self.rate_limiter.release()
+            raise
+        return response
+
     def send(
         self,
         method: str,
@@ -217,17 +230,13 @@ class Transport:
                 self.requests += 1
             started = time.monotonic()
             try:
-                response = self.session.request(
+                response = self._request(
                     method,
                     url,
                     headers=dict(headers),
                     data=data,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    verify=self.session.verify,
+                    rate_limited=rate_limited,
                 )
-                # Read the body inside the try: a truncated answer fails here, retryably.
-                response.content  # noqa: B018
             except requests.exceptions.SSLError as exc:
                 raise TransportError(
                     f"TLS verification failed for {where}: {type(exc).__name__}. pf-provider always "
