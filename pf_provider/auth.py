@@ -104,6 +104,9 @@ def jwt_expiry(token: str) -> datetime | None:
         return None
 
 
+TOKEN_RETRY_STATUSES = (502, 503, 504)
+"""Gateway errors are retried; a 500 is not: the service answers it to wrong credentials."""
+
 SendFunction = Callable[..., requests.Response]
 
 
@@ -181,6 +184,7 @@ class TokenManager:
             self._token_url,
             headers={"Authorization": basic_authorization(self._client_id, self._client_secret)},
             rate_limited=False,
+            retry_statuses=TOKEN_RETRY_STATUSES,
         )
         status = response.status_code
         if status in (401, 403):

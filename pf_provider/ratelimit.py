@@ -142,7 +142,7 @@ class RateLimiter:
             now = self._clock()
             self._blocked_until = max(self._blocked_until, now + seconds)
             self._remaining = 0
-            self._reset_at = max(self._reset_at, self._blocked_until)
+            self._reset_at = self._blocked_until  # the server said when to try again
 
 
 _shared: dict[str, RateLimiter] = {}

@@ -32,7 +32,8 @@ def _section(title: str) -> None:
 def core_demo(client: ProbableFuturesClient, out_dir: Path) -> None:
     _section("Core client: token and statistics for sample sites")
     client.get_access_token()
-    print(f"Token obtained for client ID {client.client_id!r}; it expires at {client.token_expires_at:%Y-%m-%d %H:%M} UTC")
+    expires = client.token_expires_at
+    print(f"Token obtained for client ID {client.client_id!r}; it expires at {expires:%Y-%m-%d %H:%M} UTC")
     header = f"{'site':<14} {'dataset':<34} {'scenario':>8} {'low':>8} {'mid':>8} {'high':>8}  cell"
     print(header)
     print("-" * len(header))

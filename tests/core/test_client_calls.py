@@ -93,8 +93,10 @@ def test_documents_are_checked_before_sending(client, emulator):
 
 def test_execute_batch_sends_one_request_and_keeps_order(client, emulator):
     points = [(10.0, 10.0), (20.0, 20.0), (30.0, 30.0)]
-    ops = [(QUERY, {"input": {"latitude": a, "longitude": b, "datasetId": 40101, "warmingScenario": "1.5"}})
-           for a, b in points]
+    ops = [
+        (QUERY, {"input": {"latitude": a, "longitude": b, "datasetId": 40101, "warmingScenario": "1.5"}})
+        for a, b in points
+    ]
     results = client.execute_batch(ops)
     assert emulator.stats.graphql_requests == 1 and emulator.stats.graphql_operations == 3
     mids = [r["getDatasetStatistics"]["datasetStatisticsResponses"][0]["midValue"] for r in results]
@@ -116,9 +118,7 @@ def test_execute_batch_reports_failures_by_index_and_keeps_the_rest(client):
 
 def test_large_batches_are_split_by_count(emulator, make_client):
     client = make_client(emulator, max_batch_size=4)
-    queries = [
-        q for i in range(10) for q in client.statistics_queries((i, i), dataset_id=40101, warming_scenario=1.5)
-    ]
+    queries = [q for i in range(10) for q in client.statistics_queries((i, i), dataset_id=40101, warming_scenario=1.5)]
     results = client.fetch_statistics(queries)
     assert len(results) == 10 and all(r.ok for r in results)
     assert emulator.stats.graphql_requests == 3

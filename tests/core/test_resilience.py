@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pf_provider import RateLimiter, RateLimitError, RetryPolicy, TransportError
@@ -37,8 +39,11 @@ def test_dropped_connections_are_retried(make_client):
 def test_429_then_wait(emulator, make_client):
     client = make_client(emulator)
     client.get_access_token()
+    emulator.configure(retry_after=1)
     emulator.fail_next(1, status=429)
+    started = time.monotonic()
     assert len(client.get_dataset_statistics(**POINT)) == 1
+    assert time.monotonic() - started >= 1.0, "Retry-After was honoured"
     assert client.transport_stats["rate_limit_waits"] == 1
     assert emulator.stats.rate_limited == 1
 

@@ -53,7 +53,7 @@ def test_dataset_ids_newer_than_the_catalog_can_be_allowed(emulator, make_client
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://graphql.probablefutures.org", "use https://"),
+        ("http://graphql.probablefutures.org", "(?i)use https://"),
         ("http://10.0.0.5:8080", "plain http:// is refused"),
         ("graphql.probablefutures.org", "has no scheme"),
         ("ftp://example.org", "must use https://"),
