@@ -79,6 +79,35 @@ class StatisticsResult:
         return self.error is None
 
 
+def result_data(item: Any, index: int | None = None) -> Any:
+    """The ``data`` of one GraphQL result, or raise its errors."""
+    if not isinstance(item, dict):
+        raise InvalidResponseError(f"a GraphQL result should be an object, got {type(item).__name__}")
+    errors = item.get("errors")
+    if errors:
+        if not isinstance(errors, list):
+            errors = [errors]
+        raise GraphQLError([GraphQLErrorDetail.from_json(e) for e in errors], data=item.get("data"), index=index)
+    if "data" not in item or not isinstance(item["data"], (dict, type(None))):
+        raise InvalidResponseError("a GraphQL result has neither data nor errors")
+    return item["data"]
+
+
+def statistics_results(queries: Sequence[StatisticsQuery], answers: Sequence[Any]) -> list[StatisticsResult]:
+    """Pair each query with its decoded answer: typed rows, or the error of that answer alone."""
+    results = []
+    for query, item in zip(queries, answers, strict=True):
+        try:
+            data = result_data(item)
+            if not isinstance(data, dict) or "getDatasetStatistics" not in data:
+                raise InvalidResponseError("a result lacks its getDatasetStatistics member")
+            rows = parse_statistics_payload(data["getDatasetStatistics"])
+            results.append(StatisticsResult(query, tuple(rows)))
+        except (GraphQLError, InvalidResponseError) as exc:
+            results.append(StatisticsResult(query, (), exc))
+    return results
+
+
 def _operation(op: Any) -> tuple[str, Mapping[str, Any] | None, str | None]:
     if isinstance(op, Mapping):
         return op.get("query"), op.get("variables"), op.get("operationName")
@@ -278,20 +307,6 @@ class ProbableFuturesClient:
             return body
         raise TransportError(f"/graphql answered HTTP {status}", status_code=status)
 
-    @staticmethod
-    def _result(item: Any, index: int | None) -> Any:
-        """The ``data`` of one GraphQL result, or raise its errors."""
-        if not isinstance(item, dict):
-            raise InvalidResponseError(f"a GraphQL result should be an object, got {type(item).__name__}")
-        errors = item.get("errors")
-        if errors:
-            if not isinstance(errors, list):
-                errors = [errors]
-            raise GraphQLError([GraphQLErrorDetail.from_json(e) for e in errors], data=item.get("data"), index=index)
-        if "data" not in item or not isinstance(item["data"], (dict, type(None))):
-            raise InvalidResponseError("a GraphQL result has neither data nor errors")
-        return item["data"]
-
     def execute(
         self,
         query: str,
@@ -313,7 +328,7 @@ class ProbableFuturesClient:
         answer = self._post(body, 1)
         if isinstance(answer, list):
             raise InvalidResponseError("/graphql answered a list to a single operation")
-        return self._result(answer, None) or {}
+        return result_data(answer, None) or {}
 
     def execute_batch(self, operations: Sequence[Any], *, validate: bool = True) -> list[dict[str, Any]]:
         """Run several operations with the server's query batching; results in order.
@@ -341,7 +356,7 @@ class ProbableFuturesClient:
                 raise
             for offset, item in enumerate(answers):
                 try:
-                    results.append(self._result(item, start + offset))
+                    results.append(result_data(item, start + offset))
                 except GraphQLError as exc:
                     results.append(None)
                     failures[start + offset] = exc
@@ -409,15 +424,7 @@ class ProbableFuturesClient:
             except ProbableFuturesError as exc:
                 exc.partial_results = results  # type: ignore[attr-defined]
                 raise
-            for query, item in zip(chunk, answers, strict=True):
-                try:
-                    data = self._result(item, None)
-                    if not isinstance(data, dict) or "getDatasetStatistics" not in data:
-                        raise InvalidResponseError("a result lacks its getDatasetStatistics member")
-                    rows = parse_statistics_payload(data["getDatasetStatistics"])
-                    results.append(StatisticsResult(query, tuple(rows)))
-                except (GraphQLError, InvalidResponseError) as exc:
-                    results.append(StatisticsResult(query, (), exc))
+            results.extend(statistics_results(chunk, answers))
         return results
 
     def get_dataset_statistics(

@@ -9,7 +9,7 @@ compares numbers. Anything that does not have the documented shape raises
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,21 +72,74 @@ def _number(raw: Any, field: str) -> float | None:
         raise InvalidResponseError(f"{field} should be a number, got {raw!r:.80}") from None
 
 
-def _numbers(raw: Any, field: str) -> tuple[float, ...] | None:
+class Percentiles(Sequence[float]):
+    """Numbers the server sent as strings, converted to floats on first use.
+
+    Converting 101 strings per row costs several times more than decoding the JSON
+    around them, and many pipelines only read low/mid/high. Anything that is not a
+    number raises :class:`InvalidResponseError` when the values are first read.
+    """
+
+    __slots__ = ("_field", "_floats", "_raw")
+
+    def __init__(self, raw: list[Any], *, field: str = "values"):
+        self._raw: list[Any] | None = raw
+        self._floats: tuple[float, ...] | None = None
+        self._field = field
+
+    def _values(self) -> tuple[float, ...]:
+        if self._floats is None:
+            raw = self._raw or []
+            try:
+                if any(type(v) is bool for v in raw):
+                    raise TypeError("bool")
+                self._floats = tuple(map(float, raw))
+            except (TypeError, ValueError):
+                raise InvalidResponseError(f"{self._field} should hold only numbers, got {raw!r:.80}") from None
+            self._raw = None
+        return self._floats
+
+    def __len__(self) -> int:
+        return len(self._raw) if self._floats is None else len(self._floats)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._values()[index]
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._values())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Percentiles):
+            return self._values() == other._values()
+        if isinstance(other, (tuple, list)):
+            return self._values() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return repr(self._values())
+
+
+def _numbers(raw: Any, field: str) -> Percentiles | None:
     if raw is None:
         return None
-    if not isinstance(raw, list):
+    if type(raw) is not list:
         raise InvalidResponseError(f"{field} should be a list of numbers, got {type(raw).__name__}")
-    try:
-        return tuple(map(float, raw))
-    except (TypeError, ValueError):
-        raise InvalidResponseError(f"{field} should hold only numbers, got {raw!r:.80}") from None
+    return Percentiles(raw, field=field)
 
 
 def _text(raw: Any, field: str) -> str | None:
     if raw is None or isinstance(raw, str):
         return raw
     raise InvalidResponseError(f"{field} should be text, got {type(raw).__name__}")
+
+
+_TEXT = frozenset({str, type(None)})
+_INFO = frozenset({dict, type(None)})
+_LIST = frozenset({list, type(None)})
+_CANONICAL_SCENARIOS = {s: s for s in ("0.5", "1.0", "1.5", "2.0", "2.5", "3.0")}
 
 
 def _json_safe_number(value: float | None) -> float | None:
@@ -98,8 +151,8 @@ class DatasetStatistic:
     """One row of ``getDatasetStatistics``: one dataset under one warming scenario at one cell.
 
     ``latitude``/``longitude`` are the grid cell's, not the input point. ``values`` holds
-    the 101 percentiles (index i = cumulative probability i %). Fields that were not
-    requested are ``None``.
+    the 101 percentiles (index i = cumulative probability i %), converted to floats on first
+    use. Fields that were not requested are ``None``.
     """
 
     dataset_id: int
@@ -113,12 +166,55 @@ class DatasetStatistic:
     longitude: float | None = None
     map_category: str | None = None
     info: Mapping[str, Any] | None = None
-    values: tuple[float, ...] | None = None
-    cumulative_probability: tuple[float, ...] | None = None
+    values: Sequence[float] | None = None
+    cumulative_probability: Sequence[float] | None = None
 
     @classmethod
     def from_graphql(cls, row: Any) -> DatasetStatistic:
-        """Parse one ``DatasetStatisticsResponse`` object."""
+        """Parse one ``DatasetStatisticsResponse`` object.
+
+        A fast path handles well-formed rows; anything it does not accept goes through
+        the checked path, which names the field at fault.
+        """
+        try:
+            get = row.get
+            dataset_id = get("datasetId")
+            scenario = _CANONICAL_SCENARIOS[get("warmingScenario")]
+            name, unit, category = get("name"), get("unit"), get("mapCategory")
+            low, mid, high = get("lowValue"), get("midValue"), get("highValue")
+            latitude, longitude = get("latitude"), get("longitude")
+            info, values, probability = get("info"), get("values"), get("cumulativeProbability")
+            if (
+                type(dataset_id) is not int
+                or type(name) not in _TEXT
+                or type(unit) not in _TEXT
+                or type(category) not in _TEXT
+                or type(info) not in _INFO
+                or type(values) not in _LIST
+                or type(probability) not in _LIST
+                or bool in (type(low), type(mid), type(high), type(latitude), type(longitude))
+            ):
+                raise TypeError
+            return cls(
+                dataset_id,
+                scenario,
+                name,
+                unit,
+                None if low is None else float(low),
+                None if mid is None else float(mid),
+                None if high is None else float(high),
+                None if latitude is None else float(latitude),
+                None if longitude is None else float(longitude),
+                category,
+                info,
+                None if values is None else Percentiles(values),
+                None if probability is None else Percentiles(probability, field="cumulativeProbability"),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return cls._checked(row)
+
+    @classmethod
+    def _checked(cls, row: Any) -> DatasetStatistic:
         if not isinstance(row, dict):
             raise InvalidResponseError(f"a statistics row should be an object, got {type(row).__name__}")
         get = row.get
