@@ -86,6 +86,8 @@ def __getattr__(name: str) -> Any:
 
 def get_provider_info() -> dict[str, Any]:
     """Airflow's provider metadata. Imports nothing: Airflow calls it while it starts."""
+    from copy import deepcopy
+
     from ._provider_info import PROVIDER_INFO
 
-    return PROVIDER_INFO
+    return deepcopy(PROVIDER_INFO)  # Airflow adds keys to what it is given

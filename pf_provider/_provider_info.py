@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import __version__
+
 PRODUCTION_URL = "https://graphql.probablefutures.org"
 CONNECTION_TYPE = "probable_futures"
 HOOK_CLASS_NAME = "pf_provider.airflow.hooks.ProbableFuturesHook"
@@ -79,7 +81,7 @@ PROVIDER_INFO: dict[str, Any] = {
     "package-name": "pf-provider",
     "name": "Probable Futures",
     "description": "Probable Futures climate-data API: connection type, hook, operators and example DAGs.",
-    "versions": ["0.1.0"],
+    "versions": [__version__],
     "integrations": [
         {
             "integration-name": "Probable Futures",
