@@ -62,12 +62,15 @@ CONN_FIELDS: dict[str, Any] = {
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "extra"],
-    "relabeling": {"login": "Client ID", "password": "Client Secret", "host": "API URL"},
+    # Port stays visible: Airflow 3.3.2's Test button sends port 0 for a connection saved
+    # without one and the API refuses it (apache/airflow#73298). Empty means the URL's own.
+    "hidden-fields": ["schema", "extra"],
+    "relabeling": {"login": "Client ID", "password": "Client Secret", "host": "API URL", "port": "Port"},
     "placeholders": {
         "login": "client ID issued by Probable Futures",
         "password": "client secret issued by Probable Futures",
         "host": PRODUCTION_URL,
+        "port": "443",
         "timeout": "60",
         "connect_timeout": "10",
         "max_attempts": "5",

@@ -130,8 +130,14 @@ def test_providers_manager_lists_the_connection_type_without_warnings(airflow_db
     assert report["mocked_hook_name"] == "Probable Futures"
     assert report["hook_imported_for_ui"] is False  # the form comes from metadata, not from the hook
     behaviour = report["behaviour"]
-    assert behaviour["relabeling"] == {"login": "Client ID", "password": "Client Secret", "host": "API URL"}
-    assert {"schema", "port"} <= set(behaviour["hidden_fields"])
+    assert behaviour["relabeling"] == {
+        "login": "Client ID",
+        "password": "Client Secret",
+        "host": "API URL",
+        "port": "Port",
+    }
+    assert {"schema"} <= set(behaviour["hidden_fields"])
+    assert "port" not in behaviour["hidden_fields"], "Airflow 3.3.2's Test button needs a stored port"
     assert behaviour["placeholders"]["host"] == "https://graphql.probablefutures.org"
     assert set(report["widgets"]) == {f"extra__probable_futures__{name}" for name in EXPECTED_EXTRA_FIELDS}
     assert report["widgets"]["extra__probable_futures__ca_bundle"]["schema"]["title"] == "CA bundle path"
@@ -153,7 +159,7 @@ def test_api_server_hook_meta_lists_the_form(api_server: str) -> None:
     assert standard["host"]["title"] == "API URL"
     assert standard["host"]["placeholder"] == "https://graphql.probablefutures.org"
     assert standard["url_schema"]["hidden"] is True
-    assert standard["port"]["hidden"] is True
+    assert standard["port"]["hidden"] is False
     extra = meta["extra_fields"]
     assert set(extra) == EXPECTED_EXTRA_FIELDS
     assert extra["timeout"]["schema"]["title"] == "Read timeout (seconds)"
