@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -86,7 +87,10 @@ def parse_expires_at(raw: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # e.g. year 1 with a positive offset
+        return None
 
 
 def jwt_expiry(token: str) -> datetime | None:
@@ -103,6 +107,9 @@ def jwt_expiry(token: str) -> datetime | None:
     except (OverflowError, OSError, ValueError):
         return None
 
+
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+"""What a bearer token may hold: visible ASCII, so it cannot break or inject a header line."""
 
 TOKEN_RETRY_STATUSES = (502, 503, 504)
 """Gateway errors are retried; a 500 is not: the service answers it to wrong credentials."""
@@ -178,6 +185,20 @@ class TokenManager:
         )
 
     def _fetch(self) -> AccessToken:
+        token = self._request_token()
+        if token.expires_at.timestamp() <= self._clock():
+            # The server hands back its cached token until it expires, so one can expire on its
+            # way here; the next answer is a new token. Expired twice means this clock is wrong.
+            logger.info("The token for client ID %r expired on its way here; asking again", self._client_id)
+            token = self._request_token()
+            if token.expires_at.timestamp() <= self._clock():
+                raise InvalidResponseError(
+                    f"the token endpoint issued tokens for client ID {self._client_id!r} that had already expired "
+                    f"(at {token.expires_at.isoformat()}), twice in a row; check this machine's clock"
+                )
+        return token
+
+    def _request_token(self) -> AccessToken:
         self.token_requests += 1
         response = self._send(
             "GET",
@@ -199,7 +220,7 @@ class TokenManager:
             raise self._fail(f"the token endpoint answered HTTP {status}", status)
         try:
             body = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise InvalidResponseError(
                 f"the token endpoint answered HTTP {status} with a body that is not JSON "
                 f"(content type {response.headers.get('Content-Type', 'unknown')!r})"
@@ -212,6 +233,12 @@ class TokenManager:
                 f"the token endpoint answered HTTP {status} without an access_token, "
                 "which is how this service answers a wrong client ID or secret",
                 status,
+            )
+        if not _HEADER_SAFE.fullmatch(value.strip()):
+            # Never echoed: requests would put it, whole, in its error message.
+            raise InvalidResponseError(
+                f"the token endpoint answered HTTP {status} with an access_token that cannot be sent in an "
+                "HTTP header (it holds spaces, control or non-ASCII characters)"
             )
         token = self._make_token(value.strip(), body.get("expires_at"))
         logger.info(
@@ -239,12 +266,7 @@ class TokenManager:
             )
             expires_at = datetime.fromtimestamp(now + FALLBACK_TOKEN_LIFETIME, tz=timezone.utc)
         remaining = expires_at.timestamp() - now
-        if remaining <= 0:
-            raise InvalidResponseError(
-                f"the token endpoint issued a token for client ID {self._client_id!r} that expired at "
-                f"{expires_at.isoformat()}; check this machine's clock"
-            )
         # The server returns the same token until it expires, so with little time left a
         # full margin would refetch on every call: keep at most half the remaining life.
-        margin = min(self._refresh_margin, remaining / 2)
+        margin = min(self._refresh_margin, max(remaining, 0.0) / 2)
         return AccessToken(value=value, expires_at=expires_at, refresh_at=expires_at.timestamp() - margin)

@@ -166,6 +166,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, stdin:
     except ProbableFuturesError as exc:
         print(f"pf-provider: {exc}", file=sys.stderr)
         return EXIT_API
+    except OSError as exc:  # an output path that cannot be written, a sites file that cannot be read
+        print(f"pf-provider: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("pf-provider: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -162,6 +163,11 @@ class ProbableFuturesClient:
             raise ConfigurationError(f"max_batch_size must be a positive integer, got {max_batch_size!r}")
         if not refresh_margin >= 0:
             raise ConfigurationError(f"refresh_margin must be >= 0 seconds, got {refresh_margin!r}")
+        if ca_bundle and not (isinstance(ca_bundle, (str, os.PathLike)) and os.path.exists(ca_bundle)):
+            raise ConfigurationError(
+                f"ca_bundle {ca_bundle!r} is not an existing file or directory; give the path of the PEM file "
+                "of the CA certificates to trust (it adds trust; certificate verification cannot be turned off)"
+            )
         self.client_id = client_id.strip()
         self._secret = Secret(client_secret.strip())
         self.api_url = normalize_api_url(api_url)
@@ -175,7 +181,7 @@ class ProbableFuturesClient:
             timeout=normalize_timeout(timeout),
             retry=retry or RetryPolicy(),
             rate_limiter=limiter,
-            ca_bundle=ca_bundle,
+            ca_bundle=os.fspath(ca_bundle) if ca_bundle else None,
             pool_size=pool_size,
             rng=random.Random(),
         )
@@ -289,7 +295,7 @@ class ProbableFuturesClient:
                 text = str(GraphQLErrorDetail.from_json(body["errors"][0]).message)
             else:
                 text = f"HTTP {response.status_code}"
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             text = response.content[:120].decode("utf-8", "replace").strip() or f"HTTP {response.status_code}"
         return self._redact(text)[:200]
 
@@ -297,7 +303,7 @@ class ProbableFuturesClient:
         status = response.status_code
         try:
             body = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             kind = response.headers.get("Content-Type", "unknown")
             raise InvalidResponseError(
                 f"/graphql answered HTTP {status} with a body that is not JSON (content type {kind!r}, "

@@ -13,6 +13,18 @@ from typing import Any
 class ProbableFuturesError(Exception):
     """Base class of every error pf-provider raises."""
 
+    def __reduce__(self) -> Any:
+        # Pickled as its message and attributes, not by calling __init__ again: orchestrators
+        # pickle errors across processes, and some __init__s take other arguments than ``args``.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[ProbableFuturesError], args: tuple[Any, ...], state: dict[str, Any]) -> ProbableFuturesError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidInputError(ProbableFuturesError, ValueError):
     """The caller's input is wrong; raised before any request is sent."""
@@ -83,9 +95,7 @@ class GraphQLErrorDetail:
             path=tuple(path) if isinstance(path, list) else None,
             code=code,
             locations=(
-                tuple(
-                    (int(loc.get("line", 0)), int(loc.get("column", 0))) for loc in locations if isinstance(loc, dict)
-                )
+                tuple(loc for loc in map(_line_column, locations) if loc is not None)
                 if isinstance(locations, list)
                 else None
             ),
@@ -98,6 +108,16 @@ class GraphQLErrorDetail:
         if self.code:
             text += f" [code: {self.code}]"
         return text
+
+
+def _line_column(raw: Any) -> tuple[int, int] | None:
+    """One error location, or None when the server sent something else there."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return int(raw.get("line", 0)), int(raw.get("column", 0))
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 class GraphQLError(ProbableFuturesError):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import ProbableFuturesClient, StatisticsQuery, StatisticsResult
-from .errors import InvalidInputError
+from .errors import InvalidInputError, InvalidResponseError
 from .models import SUMMARY_FIELDS, normalize_fields
 from .output import (
     ROW_FIELDS,
@@ -167,11 +167,15 @@ def _assemble(batch: _Batch, owners: list[Site], results: list[StatisticsResult]
     for site in batch.sites:
         site_results = by_site[site.site_id]
         errors = [r.error for r in site_results if r.error is not None]
+        if not errors:
+            try:
+                site_rows = [statistic_row(site.site_id, s, include_values) for r in site_results for s in r.rows]
+            except InvalidResponseError as exc:  # percentiles are parsed when first read: here
+                errors = [exc]
         if errors:
             rejected.append(Rejection(site.site_id, f"the server rejected the site: {errors[0]}", site.to_dict()))
             continue
-        for result in site_results:
-            rows.extend(statistic_row(site.site_id, stat, include_values) for stat in result.rows)
+        rows.extend(site_rows)
         fetched.append(site.site_id)
     return _BatchResult(rows, rejected, fetched)
 

@@ -47,8 +47,12 @@ def normalize_fields(fields: Iterable[str] | str | None) -> tuple[str, ...]:
         chosen: Iterable[str] = DEFAULT_FIELDS
     elif isinstance(fields, str):
         chosen = [f.strip() for f in fields.split(",") if f.strip()]
-    else:
+    elif isinstance(fields, Iterable):
         chosen = list(fields)
+    else:
+        raise InvalidInputError(
+            f"fields must be a list of field names or comma-separated text, got {type(fields).__name__} {fields!r:.80}"
+        )
     attrs: list[str] = list(REQUIRED_FIELDS)
     for field in chosen:
         if not isinstance(field, str):
@@ -68,7 +72,7 @@ def _number(raw: Any, field: str) -> float | None:
         raise InvalidResponseError(f"{field} should be a number, got {raw!r}")
     try:
         return float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidResponseError(f"{field} should be a number, got {raw!r:.80}") from None
 
 
@@ -94,7 +98,7 @@ class Percentiles(Sequence[float]):
                 if any(type(v) is bool for v in raw):
                     raise TypeError("bool")
                 self._floats = tuple(map(float, raw))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise InvalidResponseError(f"{self._field} should hold only numbers, got {raw!r:.80}") from None
             self._raw = None
         return self._floats
@@ -210,7 +214,7 @@ class DatasetStatistic:
                 None if values is None else Percentiles(values),
                 None if probability is None else Percentiles(probability, field="cumulativeProbability"),
             )
-        except (AttributeError, KeyError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
             return cls._checked(row)
 
     @classmethod
@@ -219,8 +223,12 @@ class DatasetStatistic:
             raise InvalidResponseError(f"a statistics row should be an object, got {type(row).__name__}")
         get = row.get
         dataset_id = get("datasetId")
-        if isinstance(dataset_id, bool) or not isinstance(dataset_id, (int, float, str)):
-            raise InvalidResponseError(f"datasetId should be an integer, got {dataset_id!r}")
+        if (
+            isinstance(dataset_id, bool)
+            or not isinstance(dataset_id, (int, float, str))
+            or (isinstance(dataset_id, float) and not dataset_id.is_integer())  # 40101.5, inf, nan
+        ):
+            raise InvalidResponseError(f"datasetId should be an integer, got {dataset_id!r:.80}")
         try:
             dataset_id = int(dataset_id)
         except ValueError:

@@ -116,6 +116,8 @@ class RateLimiter:
         limit = _header_number(headers, "RateLimit-Limit")
         remaining = _header_number(headers, "RateLimit-Remaining")
         reset = _header_number(headers, "RateLimit-Reset")
+        if reset is not None:
+            reset = min(reset, self._window)  # a fixed window resets within one window; more would stall every request
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
             now = self._clock()

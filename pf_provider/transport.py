@@ -1,9 +1,10 @@
 """HTTP policy: which URLs are allowed, timeouts, retries with backoff, pacing.
 
 Rules that hold for every request: TLS verification is on (a CA bundle may be added,
-never removed), plain ``http://`` is only for loopback, every request has a timeout,
-redirects are not followed (so the ``Authorization`` header never travels to another
-host), and nothing here logs a header or a body.
+never removed), plain ``http://`` is only for loopback (and loopback requests bypass proxies),
+every request has a timeout, redirects are not followed (so the ``Authorization`` header never
+travels to another host), ``~/.netrc`` never replaces that header, and nothing here logs a
+header or a body.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from urllib3.util import parse_url
 
 from . import __version__
 from .errors import ConfigurationError, InvalidResponseError, RateLimitError, TransportError
@@ -30,6 +32,8 @@ logger = logging.getLogger("pf_provider.http")
 DEFAULT_API_URL = "https://graphql.probablefutures.org"
 DEFAULT_TIMEOUT = (10.0, 60.0)
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+NO_PROXIES: dict[str, Any] = {"http": None, "https": None, "all": None}
+"""Proxy settings that override HTTP_PROXY and friends: loopback traffic must stay on this machine."""
 
 
 def is_loopback(host: str) -> bool:
@@ -54,7 +58,10 @@ def normalize_api_url(api_url: str | None) -> str:
             f"api_url {text!r} has no scheme; write it in full, e.g. {DEFAULT_API_URL!r} "
             "(https is required except for a local emulator on loopback)"
         )
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"api_url {text!r} is not a valid URL: {exc}") from None
     scheme = parts.scheme.lower()
     host = parts.hostname or ""
     if not host:
@@ -80,7 +87,18 @@ def normalize_api_url(api_url: str | None) -> str:
     for suffix in ("/graphql", "/auth/token"):
         if path.endswith(suffix):
             path = path[: -len(suffix)]
-    return urlunsplit((scheme, parts.netloc.lower(), path, "", ""))
+    normalized = urlunsplit((scheme, parts.netloc.lower(), path, "", ""))
+    # Parse it as requests will when it sends: a URL it refuses fails here, before any request,
+    # and plain http must reach loopback by its parser too, not only by urlsplit's.
+    try:
+        prepared = requests.models.PreparedRequest()
+        prepared.prepare_url(normalized + "/graphql", None)
+        target = parse_url(prepared.url).host or ""
+    except (requests.exceptions.RequestException, ValueError) as exc:
+        raise ConfigurationError(f"api_url {text!r} is not a valid URL: {exc}") from None
+    if scheme == "http" and not is_loopback(target):
+        raise ConfigurationError(f"plain http:// is refused for {target!r}; use https://")
+    return normalized
 
 
 def normalize_timeout(timeout: Any) -> tuple[float, float]:
@@ -183,6 +201,9 @@ class Transport:
         self._rng = rng or random.Random()
         self.session = requests.Session()
         self.session.verify = ca_bundle if ca_bundle else True
+        # Without an auth of its own, requests swaps the Authorization header for ~/.netrc's
+        # credentials (a "default" entry matches every host): this auth keeps the header as set.
+        self.session.auth = _keep_authorization
         self.session.headers.update({"User-Agent": f"pf-provider/{__version__}", "Accept": "application/json"})
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
@@ -198,7 +219,13 @@ class Transport:
         """One HTTP exchange, body included (a truncated answer fails here, retryably)."""
         try:
             response = self.session.request(
-                method, url, timeout=self.timeout, allow_redirects=False, verify=self.session.verify, **kwargs
+                method,
+                url,
+                timeout=self.timeout,
+                allow_redirects=False,
+                verify=self.session.verify,
+                proxies=dict(NO_PROXIES) if is_loopback(urlsplit(url).hostname or "") else None,
+                **kwargs,
             )
             response.content  # noqa: B018
         except BaseException:
@@ -321,6 +348,10 @@ class Transport:
                 self._sleep(delay)
                 continue
             return response
+
+
+def _keep_authorization(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 def _failure_reason(exc: BaseException) -> str:

@@ -31,7 +31,10 @@ def _as_number(value: Any, name: str) -> float:
         except ValueError:
             raise InvalidInputError(f"{name} must be a number, got the text {value!r}") from None
     elif isinstance(value, (int, float, Decimal)):
-        number = float(value)
+        try:
+            number = float(value)
+        except (OverflowError, ValueError):  # an int beyond any float, Decimal("sNaN")
+            raise InvalidInputError(f"{name} must be a finite number, got {value!r:.40}") from None
     else:
         raise InvalidInputError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     if not math.isfinite(number):
@@ -101,12 +104,15 @@ def _dataset_id(value: Any, allow_unknown: bool) -> int:
         raise InvalidInputError(f"dataset id must be an integer such as 40104, got {value!r}")
     if isinstance(value, int):
         dataset_id = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        dataset_id = int(value.strip())
+    elif isinstance(value, str) and value.strip().isdecimal():  # isdigit() also takes "²", which int() refuses
+        text = value.strip()
+        dataset_id = int(text) if len(text) <= 20 else 2**31  # out of range anyway; int() refuses 4,300+ digits
     elif isinstance(value, float) and value.is_integer():
         raise InvalidInputError(f"dataset id must be an integer, got the float {value!r}; write {int(value)}")
     else:
         raise InvalidInputError(f"dataset id must be an integer such as 40104, got {value!r}")
+    if not 0 < dataset_id < 2**31:  # GraphQL Int is 32-bit; the server would answer only a masked error
+        raise InvalidInputError(f"dataset id {value!r:.40} is out of range; ids are positive integers such as 40104")
     if not allow_unknown and catalog.find_dataset(dataset_id) is None:
         raise InvalidInputError(
             f"dataset id {dataset_id} is not in pf_provider's catalog of published maps "
@@ -216,7 +222,7 @@ def coerce_location(value: Any) -> Location:
         unknown = set(value) - known - {"site_id", "id", "name"}
         if unknown:
             raise InvalidInputError(
-                f"unknown location keys {sorted(unknown)}; use latitude/longitude or country/city/address"
+                f"unknown location keys {sorted(unknown, key=str)}; use latitude/longitude or country/city/address"
             )
         return validate_location(
             latitude=value.get("latitude", value.get("lat")),
