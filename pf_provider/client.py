@@ -301,8 +301,14 @@ class ProbableFuturesClient:
 
     def _decode(self, response: requests.Response) -> Any:
         status = response.status_code
+        content = response.content
+        for value in (self._secret.get_secret_value(), getattr(self._tokens.current, "value", None)):
+            # A server that echoes a credential (in an error message, say) must not hand it
+            # to exception texts and logs downstream.
+            if value and value.encode() in content:
+                content = content.replace(value.encode(), b"***")
         try:
-            body = json.loads(response.content)
+            body = json.loads(content)
         except (ValueError, UnicodeDecodeError, RecursionError):
             kind = response.headers.get("Content-Type", "unknown")
             raise InvalidResponseError(

@@ -10,6 +10,7 @@ only the batches in flight, whatever the number of sites.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import time
@@ -34,6 +35,7 @@ from .output import (
 )
 from .progress import Progress
 from .sites import Rejection, Site, count_sites, read_sites
+from .transport import count_requests
 from .validation import normalize_dataset_ids, normalize_scenarios
 
 __all__ = [
@@ -101,6 +103,7 @@ class _BatchResult:
     rows: list[dict[str, Any]]
     rejected: list[Rejection]
     fetched: list[str]
+    requests: int = 0
 
 
 def _batches(
@@ -152,8 +155,11 @@ def _fetch(client: ProbableFuturesClient, plan: _Plan, batch: _Batch) -> _BatchR
         for query in plan.queries(site):
             queries.append(query)
             owners.append(site)
-    results = client.fetch_statistics(queries) if queries else []
-    return _assemble(batch, owners, results, plan.include_values)
+    with count_requests() as sent:
+        results = client.fetch_statistics(queries) if queries else []
+    assembled = _assemble(batch, owners, results, plan.include_values)
+    assembled.requests = sent.value
+    return assembled
 
 
 def _assemble(batch: _Batch, owners: list[Site], results: list[StatisticsResult], include_values: bool) -> _BatchResult:
@@ -281,8 +287,7 @@ def extract(
     done = state.done if state is not None else set()
 
     progress = Progress(count_sites(sites), logger=logger, interval=progress_interval)
-    requests_before = client.transport_stats["requests"]
-    counts = {"fetched": 0, "rejected": 0, "rows": 0}
+    counts = {"fetched": 0, "rejected": 0, "rows": 0, "requests": 0}
     if done:
         logger.info("Resuming %s: %d sites already done", target, len(done))
 
@@ -302,6 +307,7 @@ def extract(
         counts["fetched"] += len(result.fetched)
         counts["rejected"] += len(result.rejected)
         counts["rows"] += len(result.rows)
+        counts["requests"] += result.requests
         for rejection in result.rejected:
             logger.warning("Rejected %s", rejection.reason)
         progress.advance(len(result.fetched) + len(result.rejected))
@@ -311,7 +317,10 @@ def extract(
             in_flight: deque[Future[_BatchResult]] = deque()
             try:
                 for batch in _batches(all_items(), plan, done, progress):
-                    in_flight.append(pool.submit(_fetch, client, plan, batch))
+                    # Each batch runs in a copy of the caller's context, so the orchestrator's
+                    # log routing (Prefect's run logger, Airflow's task context) follows it.
+                    context = contextvars.copy_context()
+                    in_flight.append(pool.submit(context.run, _fetch, client, plan, batch))
                     while len(in_flight) > concurrency:
                         write(in_flight.popleft().result())
                 while in_flight:
@@ -335,6 +344,6 @@ def extract(
         skipped_sites=progress.skipped,
         rejected_sites=counts["rejected"],
         rows_written=counts["rows"],
-        requests=client.transport_stats["requests"] - requests_before,
+        requests=counts["requests"],
         seconds=time.monotonic() - started,
     )

@@ -42,15 +42,19 @@ class RateLimiter:
 
     def __init__(
         self,
-        limit: int = DEFAULT_LIMIT,
+        limit: int | None = None,
         window: float = DEFAULT_WINDOW,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if limit < 1 or window <= 0:
+        """``limit=None`` starts from the documented 100 and follows the server's limit up or
+        down; an explicit ``limit`` is this pacer's share and stays a ceiling (for example
+        100 / N when N processes share one client IP)."""
+        if (limit is not None and limit < 1) or window <= 0:
             raise ValueError("a rate limit needs limit >= 1 and window > 0")
-        self._limit = int(limit)
+        self._ceiling = int(limit) if limit is not None else None
+        self._limit = self._ceiling or DEFAULT_LIMIT
         self._window = float(window)
         self._clock = clock
         self._sleep = sleep
@@ -122,7 +126,7 @@ class RateLimiter:
             self._in_flight = max(0, self._in_flight - 1)
             now = self._clock()
             if limit is not None and limit >= 1:
-                self._limit = int(limit)
+                self._limit = int(limit) if self._ceiling is None else min(self._ceiling, int(limit))
             if remaining is not None:
                 server_remaining = max(0, int(remaining) - self._in_flight)
             if reset is None:
@@ -133,7 +137,7 @@ class RateLimiter:
             if remaining is not None:
                 if server_reset_at > self._reset_at + 1.0:
                     # The server opened a window this limiter did not know of.
-                    self._remaining = server_remaining
+                    self._remaining = min(server_remaining, max(self._limit - 1 - self._in_flight, 0))
                 else:
                     self._remaining = min(self._remaining, server_remaining)
             self._reset_at = server_reset_at

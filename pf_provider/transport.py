@@ -9,12 +9,14 @@ header or a body.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -175,6 +177,30 @@ def retry_after_seconds(headers: Mapping[str, str], clock: Callable[[], float] =
     return None
 
 
+@dataclass
+class RequestCount:
+    """API requests (retries included) sent within one :func:`count_requests` block."""
+
+    value: int = 0
+
+
+_REQUEST_COUNT: ContextVar[RequestCount | None] = ContextVar("pf_provider_request_count", default=None)
+
+
+@contextlib.contextmanager
+def count_requests() -> Iterator[RequestCount]:
+    """Count the API requests sent by this thread (or task) inside the block.
+
+    A client may be shared by several extractions at once; each counts its own requests.
+    """
+    count = RequestCount()
+    token = _REQUEST_COUNT.set(count)
+    try:
+        yield count
+    finally:
+        _REQUEST_COUNT.reset(token)
+
+
 def _describe(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.hostname}{parts.path}"
@@ -255,6 +281,9 @@ class Transport:
             attempt += 1
             if rate_limited:
                 self.requests += 1
+                count = _REQUEST_COUNT.get()
+                if count is not None:
+                    count.value += 1
             started = time.monotonic()
             try:
                 response = self._request(

@@ -277,3 +277,55 @@ def test_read_sites_accepts_places_and_aliases(tmp_path):
     got = list(read_sites(tmp_path / "s.csv"))
     assert [s.site_id for s in got] == ["a", "b"]
     assert got[1].location.city == "Paris" and got[0].location.latitude == 1.0
+
+
+def test_concurrent_extractions_sharing_a_client_count_their_own_requests(tmp_path, emulator, make_client):
+    import threading
+
+    client = make_client(emulator)
+    client.get_access_token()
+    summaries = {}
+
+    def run(name: str, count: int) -> None:
+        sites = write_sites(tmp_path / f"{name}.csv", count)
+        summaries[name] = extract(
+            client, sites, tmp_path / f"{name}.jsonl", datasets=[40101], scenarios=[1.5], batch_size=10
+        )
+
+    threads = [threading.Thread(target=run, args=(f"shard{i}", 10 * (i + 1))) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [summaries[f"shard{i}"].requests for i in range(4)] == [1, 2, 3, 4]
+    assert emulator.stats.graphql_requests == 10
+
+
+def test_worker_threads_run_in_the_callers_context(tmp_path, emulator, make_client, caplog):
+    import contextvars
+    import logging
+
+    run_id = contextvars.ContextVar("run_id", default=None)
+    seen = []
+
+    class Recorder(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.threadName.startswith("pf-extract"):
+                seen.append(run_id.get())
+
+    recorder = Recorder(level=logging.DEBUG)
+    logging.getLogger("pf_provider").addHandler(recorder)
+    caplog.set_level(logging.DEBUG, logger="pf_provider")
+    try:
+        run_id.set("flow-run-42")
+        extract(
+            make_client(emulator),
+            write_sites(tmp_path / "s.csv", 30),
+            tmp_path / "o.jsonl",
+            datasets=[40101],
+            scenarios=[1.5],
+            batch_size=10,
+        )
+    finally:
+        logging.getLogger("pf_provider").removeHandler(recorder)
+    assert seen and set(seen) == {"flow-run-42"}

@@ -83,3 +83,31 @@ def test_the_limiter_follows_the_server_headers():
     assert slept == [pytest.approx(2.0)]
     limiter.block_for(5)
     assert limiter.acquire() == pytest.approx(5.0)
+
+
+def test_an_explicit_limit_is_a_ceiling_the_server_headers_cannot_raise():
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    share = RateLimiter(limit=5, window=60, clock=lambda: clock[0], sleep=sleep)
+    follower = RateLimiter(clock=lambda: clock[0], sleep=sleep)
+    for limiter in (share, follower):
+        limiter.acquire()
+        limiter.observe({"RateLimit-Limit": "300", "RateLimit-Remaining": "299", "RateLimit-Reset": "60"})
+    assert share.status().limit == 5 and share.status().remaining == 4
+    assert follower.status().limit == 300
+    clock[0] = 61.0  # a new window: the share is 5 again, not the server's 300
+    waited = [share.acquire() for _ in range(6)]
+    assert waited[:5] == [0.0] * 5 and waited[5] > 0
+
+
+def test_a_share_of_the_limit_holds_against_the_real_server(make_client):
+    with Emulator(EmulatorConfig(rate_limit=100, rate_window=1.5)) as emu:
+        client = make_client(emu, rate_limiter=RateLimiter(limit=4, window=1.5))
+        started = time.monotonic()
+        for i in range(12):
+            client.get_dataset_statistics(**{**POINT, "latitude": i})
+        assert time.monotonic() - started >= 2 * 1.5 * 0.9, "12 requests at 4 per window need three windows"
+        assert emu.stats.rate_limited == 0

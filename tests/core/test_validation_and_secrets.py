@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import subprocess
@@ -10,7 +11,7 @@ import textwrap
 
 import pytest
 
-from pf_provider import ConfigurationError, InvalidInputError, ProbableFuturesClient, catalog
+from pf_provider import ConfigurationError, GraphQLError, InvalidInputError, ProbableFuturesClient, catalog
 
 BAD_INPUTS = [
     ({"latitude": 91, "longitude": 0}, "latitude must be between -90 and 90"),
@@ -158,3 +159,20 @@ def test_catalog_has_the_thirty_published_maps():
     assert all(d.min_value < d.max_value for d in datasets)
     with pytest.raises(KeyError, match="known ids"):
         catalog.get_dataset(1)
+
+
+def test_a_server_echoing_credentials_does_not_pass_them_on(emulator, make_client, canary_secret):
+    client = make_client(emulator)
+    token = client.get_access_token()
+    body = json.dumps(
+        {"data": None, "errors": [{"message": f"bad token {token} for secret {canary_secret}", "path": ["x"]}]}
+    ).encode()
+    emulator.enqueue_raw("/graphql", status=200, body=body, headers={"Content-Type": "application/json"})
+    with pytest.raises(GraphQLError) as caught:
+        client.execute(
+            "mutation($i: GetDatasetStatisticsInput!) { getDatasetStatistics(input: $i) { clientMutationId } }",
+            {"i": {"latitude": 1.0, "longitude": 1.0}},
+        )
+    text = str(caught.value) + repr(caught.value) + repr(caught.value.errors)
+    assert "bad token *** for secret ***" in text
+    assert token not in text and canary_secret not in text
