@@ -31,6 +31,7 @@ from .output import (
     RowFile,
     jsonl_to_parquet,
     output_format,
+    require_parquet,
     statistic_row,
 )
 from .progress import Progress
@@ -267,6 +268,8 @@ def extract(
         raise InvalidInputError(f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {concurrency!r}")
     target = Path(out)
     fmt = output_format(target, format)
+    if fmt == "parquet":
+        require_parquet()
     # Parquet cannot be appended to: rows stream into a JSONL staging file, converted at the end.
     data_path = target.with_name(target.name + ".staging.jsonl") if fmt == "parquet" else target
     rejects_path = Path(rejects) if rejects is not None else target.with_name(target.name + ".rejects.jsonl")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import InvalidInputError, ProbableFuturesError
+from .errors import ConfigurationError, InvalidInputError, ProbableFuturesError
 from .models import DatasetStatistic
 
 ROW_FIELDS: tuple[str, ...] = (
@@ -276,6 +276,14 @@ def read_rows(path: str | os.PathLike[str]) -> Any:
     if fmt == "csv":
         return pd.read_csv(path, dtype={"site_id": str, "warming_scenario": str})
     return pd.read_json(path, lines=True, dtype={"site_id": str, "warming_scenario": str})
+
+
+def require_parquet() -> None:
+    """Fail before any request when Parquet output is asked for without pyarrow."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        raise ConfigurationError("Parquet output needs pyarrow: pip install 'pf-provider[pandas]'")
 
 
 def jsonl_to_parquet(source: Path, target: Path, include_values: bool) -> None:

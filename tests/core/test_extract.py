@@ -329,3 +329,29 @@ def test_worker_threads_run_in_the_callers_context(tmp_path, emulator, make_clie
     finally:
         logging.getLogger("pf_provider").removeHandler(recorder)
     assert seen and set(seen) == {"flow-run-42"}
+
+
+def test_parquet_without_pyarrow_fails_before_any_request(tmp_path, emulator, make_client, mocker):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    mocker.patch("importlib.util.find_spec", lambda name, *a: None if name == "pyarrow" else real_find_spec(name, *a))
+    with pytest.raises(InvalidInputError, match=r"pip install 'pf-provider\[pandas\]'"):
+        extract(make_client(emulator), write_sites(tmp_path / "s.csv", 3), tmp_path / "o.parquet")
+    assert emulator.stats.graphql_requests == 0 and emulator.stats.token_requests == 0
+
+
+def test_parquet_output_loads_with_pandas(tmp_path, emulator, make_client):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    extract(
+        make_client(emulator),
+        write_sites(tmp_path / "s.csv", 7),
+        tmp_path / "o.parquet",
+        datasets=[40901],
+        scenarios=[1.5, 3.0],
+        include_values=True,
+    )
+    frame = pd.read_parquet(tmp_path / "o.parquet")
+    assert len(frame) == 14 and list(frame.columns[:3]) == ["site_id", "dataset_id", "warming_scenario"]
+    assert len(frame["values"].iloc[0]) == 101 and frame["label"].notna().all()
