@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -345,8 +345,8 @@ class ProbableFuturesClient:
     def execute_batch(self, operations: Sequence[Any], *, validate: bool = True) -> list[dict[str, Any]]:
         """Run several operations with the server's query batching; results in order.
 
-        Up to ``max_batch_size`` operations travel in one HTTP request (counted once by the
-        rate limit); more are split. If some fail, :class:`BatchError` carries the data of
+        Up to ``max_batch_size`` operations (and ``max_request_bytes``) travel in one HTTP
+        request, counted once by the rate limit; more are split. If some fail, :class:`BatchError` carries the data of
         the others (``.results``) and each failure by index (``.failures``).
         """
         ops = []
@@ -359,10 +359,9 @@ class ProbableFuturesClient:
             ops.append(entry)
         results: list[Any] = []
         failures: dict[int, GraphQLError] = {}
-        for start in range(0, len(ops), self.max_batch_size):
-            chunk = ops[start : start + self.max_batch_size]
+        for start, end in self._chunks(ops):
             try:
-                answers = self._post_batch(chunk)
+                answers = self._post_batch(ops[start:end])
             except ProbableFuturesError as exc:
                 exc.partial_results = results  # type: ignore[attr-defined]
                 raise
@@ -403,24 +402,18 @@ class ProbableFuturesClient:
         chosen = normalize_fields(fields)
         return [StatisticsQuery(place, scenarios, d, chosen) for d in (ids or (None,))]
 
-    def _chunks(
-        self, queries: Sequence[StatisticsQuery]
-    ) -> Iterable[tuple[Sequence[StatisticsQuery], list[dict[str, Any]]]]:
-        """Consecutive queries per request: at most ``max_batch_size`` and ``max_request_bytes``."""
-        chunk: list[StatisticsQuery] = []
-        operations: list[dict[str, Any]] = []
-        size = 2
-        for query in queries:
-            operation = query.operation()
+    def _chunks(self, operations: Sequence[dict[str, Any]]) -> Iterator[tuple[int, int]]:
+        """``(start, end)`` of consecutive operations per request: at most ``max_batch_size``
+        operations and ``max_request_bytes`` of body."""
+        start, size = 0, 2
+        for index, operation in enumerate(operations):
             op_size = len(json.dumps(operation, separators=(",", ":"))) + 1
-            if chunk and (len(chunk) >= self.max_batch_size or size + op_size > self.max_request_bytes):
-                yield chunk, operations
-                chunk, operations, size = [], [], 2
-            chunk.append(query)
-            operations.append(operation)
+            if index > start and (index - start >= self.max_batch_size or size + op_size > self.max_request_bytes):
+                yield start, index
+                start, size = index, 2
             size += op_size
-        if chunk:
-            yield chunk, operations
+        if start < len(operations):
+            yield start, len(operations)
 
     def fetch_statistics(self, queries: Sequence[StatisticsQuery]) -> list[StatisticsResult]:
         """Answer many queries in batched requests; a failed query does not fail the others.
@@ -429,14 +422,15 @@ class ProbableFuturesClient:
         whole request (transport, authentication) raise, with ``partial_results`` holding
         the results of the requests that already succeeded.
         """
+        operations = [q.operation() for q in queries]
         results: list[StatisticsResult] = []
-        for chunk, operations in self._chunks(queries):
+        for start, end in self._chunks(operations):
             try:
-                answers = self._post_batch(operations)
+                answers = self._post_batch(operations[start:end])
             except ProbableFuturesError as exc:
                 exc.partial_results = results  # type: ignore[attr-defined]
                 raise
-            results.extend(statistics_results(chunk, answers))
+            results.extend(statistics_results(queries[start:end], answers))
         return results
 
     def get_dataset_statistics(

@@ -122,3 +122,11 @@ def test_large_batches_are_split_by_count(emulator, make_client):
     results = client.fetch_statistics(queries)
     assert len(results) == 10 and all(r.ok for r in results)
     assert emulator.stats.graphql_requests == 3
+
+
+def test_batches_are_split_by_size_too(emulator, make_client):
+    ops = [(QUERY, {"input": {"latitude": float(i), "longitude": 1.0, "datasetId": 40101}}) for i in range(6)]
+    op_size = len(json.dumps({"query": QUERY, "variables": ops[0][1]}, separators=(",", ":")))
+    client = make_client(emulator, max_request_bytes=2 + 2 * (op_size + 1))  # room for two operations
+    assert len(client.execute_batch(ops)) == 6
+    assert emulator.stats.graphql_requests == 3 and emulator.stats.graphql_operations == 6
