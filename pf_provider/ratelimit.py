@@ -151,15 +151,19 @@ class RateLimiter:
             self._reset_at = self._blocked_until  # the server said when to try again
 
 
-_shared: dict[str, RateLimiter] = {}
+_shared: dict[tuple[str, int | None], RateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_rate_limiter(api_url: str) -> RateLimiter:
-    """The process-wide limiter of one API base URL (the limit is per client IP)."""
-    key = api_url.rstrip("/").lower()
+def shared_rate_limiter(api_url: str, limit: int | None = None) -> RateLimiter:
+    """The process-wide limiter of one API base URL (the limit is per client IP).
+
+    ``limit`` gives a share of the server's limit (see :class:`RateLimiter`); every caller
+    asking for the same URL and share gets the same limiter.
+    """
+    key = (api_url.rstrip("/").lower(), limit)
     with _shared_lock:
         limiter = _shared.get(key)
         if limiter is None:
-            limiter = _shared[key] = RateLimiter()
+            limiter = _shared[key] = RateLimiter(limit)
         return limiter

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import math
 import os
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from pf_provider._provider_info import CONN_FIELDS, CONNECTION_TYPE
 from pf_provider.client import ProbableFuturesClient
 from pf_provider.errors import ConfigurationError, ProbableFuturesError
 from pf_provider.models import DatasetStatistic
-from pf_provider.ratelimit import RateLimiter
+from pf_provider.ratelimit import shared_rate_limiter
 from pf_provider.transport import DEFAULT_TIMEOUT, RetryPolicy, normalize_api_url
 
 # Extra keys that would switch TLS verification off in other hooks. Refused with a pointer
@@ -29,9 +28,6 @@ from pf_provider.transport import DEFAULT_TIMEOUT, RetryPolicy, normalize_api_ur
 _VERIFY_KEYS = frozenset({"verify", "verify_ssl", "ssl_verify", "insecure", "no_verify", "disable_tls", "ssl"})
 
 TEST_RETRY = RetryPolicy(max_attempts=2, backoff_initial=0.2, backoff_max=1.0, max_rate_limit_waits=1)
-
-_limiters: dict[tuple[str, int], RateLimiter] = {}
-_limiters_lock = threading.Lock()
 
 
 def mask(value: str | None) -> None:
@@ -50,16 +46,6 @@ def _mask_then(callback: Callable[[str], None] | None) -> Callable[[str], None]:
             callback(token)
 
     return on_new_token
-
-
-def _process_rate_limiter(api_url: str, per_minute: int) -> RateLimiter:
-    """One limiter per (API URL, rate) in this worker process, shared by every hook."""
-    key = (api_url, per_minute)
-    with _limiters_lock:
-        limiter = _limiters.get(key)
-        if limiter is None:
-            limiter = _limiters[key] = RateLimiter(limit=per_minute, window=60.0)
-        return limiter
 
 
 class ProbableFuturesHook(BaseHook):
@@ -209,7 +195,7 @@ class ProbableFuturesHook(BaseHook):
             }
             if "requests_per_minute" in options:
                 per_minute = self._number(options, "requests_per_minute", int, 100)
-                kwargs["rate_limiter"] = _process_rate_limiter(api_url, per_minute)
+                kwargs["rate_limiter"] = shared_rate_limiter(api_url, per_minute)
             if options.get("ca_bundle"):
                 kwargs["ca_bundle"] = self._ca_bundle(options["ca_bundle"])
         except ConfigurationError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import re
@@ -355,3 +356,20 @@ def test_parquet_output_loads_with_pandas(tmp_path, emulator, make_client):
     frame = pd.read_parquet(tmp_path / "o.parquet")
     assert len(frame) == 14 and list(frame.columns[:3]) == ["site_id", "dataset_id", "warming_scenario"]
     assert len(frame["values"].iloc[0]) == 101 and frame["label"].notna().all()
+
+
+def test_read_rows_loads_every_output_format_alike(tmp_path, emulator, make_client):
+    pytest.importorskip("pandas")
+    from pf_provider.output import read_rows
+
+    formats = ["jsonl", "csv", *(["parquet"] if importlib.util.find_spec("pyarrow") else [])]
+    client = make_client(emulator)
+    frames = {}
+    for fmt in formats:
+        extract(client, write_sites(tmp_path / "s.csv", 6), tmp_path / f"o.{fmt}", datasets=[40104], scenarios=[2])
+        frames[fmt] = read_rows(tmp_path / f"o.{fmt}")
+    base = frames["jsonl"]
+    assert len(base) == 6 and base["site_id"].tolist()[0] == "s00000" and base["warming_scenario"].iloc[0] == "2.0"
+    for fmt in formats[1:]:
+        assert frames[fmt]["mid_value"].tolist() == base["mid_value"].tolist()
+        assert frames[fmt]["site_id"].tolist() == base["site_id"].tolist()

@@ -155,6 +155,7 @@ def test_catalog_has_the_thirty_published_maps():
     assert len(datasets) == 30 and len({d.dataset_id for d in datasets}) == 30
     assert {d.category for d in datasets} == set(catalog.MAP_CATEGORIES)
     zones = catalog.get_dataset(40901)
+    assert catalog.get_dataset_by_slug("climate_zones") is zones
     assert zones.bin_labels and catalog.climate_zone_name(1) == zones.bin_labels[0]
     assert all(d.min_value < d.max_value for d in datasets)
     with pytest.raises(KeyError, match="known ids"):
